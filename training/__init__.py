@@ -1,0 +1,1 @@
+"""Training and reporting for the dropseg experiment matrix: ``python -m training --help``."""
