@@ -3,6 +3,7 @@ to ../shared/data beside the repository."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -70,34 +71,42 @@ def explorer_root(explorer_smoke_run) -> Path:
 @pytest.fixture(scope="session")
 def explorer_url(explorer_root) -> Iterator[str]:
     """Start ``python app.py`` on a free 127.0.0.1 port over :func:`explorer_root` and return its URL."""
-    port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(explorer_root / "server.log", "w")  # noqa: SIM115 - closed after the server stops
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--runs", str(explorer_root), "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
+    with running_explorer(["--runs", str(explorer_root)], env, explorer_root / "server.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_explorer(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Start ``python app.py ARGS`` on a free 127.0.0.1 port with environment ``env``, yield its URL
+    once the page answers (fail the test after 120 s), and stop the server on exit."""
+    port = _free_port()
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "app.py", *args, "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            log.close()
-            pytest.fail(f"explorer did not start: {(explorer_root / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"explorer did not start: {log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

@@ -221,7 +221,7 @@ def test_help_lists_units_and_defaults():
 
     assert result.returncode == 0
     assert "pixels" in result.stdout
-    assert "paper 513, cpu 225, smoke 65" in result.stdout
+    assert "paper 513, cpu 129, smoke 65" in result.stdout
 
 
 def test_download_voc_existing_folder(voc_root, capsys):

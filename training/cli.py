@@ -1,4 +1,4 @@
-"""Command line: ``python -m training {train,report,download-voc}``.
+"""Command line: ``python -m training {train,report,publish,download-voc}``.
 
 Invalid input ends the command with one ``error:`` line on stderr and exit status 2, before
 anything is written.
@@ -13,19 +13,23 @@ import os
 import sys
 from pathlib import Path
 
+from huggingface_hub.errors import HfHubHTTPError
+
 from dropseg import runs
 from dropseg.data import DATA_ENV, default_data_root
+from dropseg.report import FORMATS, build_report, render
 from dropseg.variants import paper_matrix
 
 from .config import ConfigError, ExecutionConfig, StudyConfig, resolve_study
 from .presets import PRESETS
-from .report import FORMATS, build_report, render
+from .publish import WEIGHTS_HELP, publish
 
 _logger = logging.getLogger(__name__)
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 
 # Command-line option -> study setting, for the options that override a preset.
 _STUDY_OPTIONS = {
@@ -93,7 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrained-backbone",
         help=f"'imagenet', 'none' for random weights, or a weights file ({_defaults('pretrained_backbone')})",
     )
-    train.add_argument("--output-stride", type=int, choices=(8, 16), help=f"({_defaults('output_stride')})")
+    train.add_argument(
+        "--output-stride",
+        type=int,
+        choices=(8, 16),
+        help=f"ratio of input size to encoder feature size ({_defaults('output_stride')})",
+    )
     train.add_argument(
         "--crop-size",
         type=int,
@@ -132,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         "showing tvmonitor, cow, person and aeroplane)",
     )
     train.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default: auto, CUDA if present)"
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to train; auto picks CUDA if present (default: auto)",
     )
     train.add_argument(
         "--shard",
@@ -157,6 +169,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=FORMATS, default="markdown", help="output format (default: markdown)"
     )
 
+    publish = commands.add_parser(
+        "publish",
+        help="upload a run folder, or part of it, to a Hugging Face Hub model repository",
+        description="Upload a run folder with a model card to a Hugging Face Hub model repository. "
+        "resume.pt files are never uploaded.",
+    )
+    publish.add_argument("run_dir", type=Path, help="run folder written by 'train'")
+    publish.add_argument(
+        "--repo", required=True, help="Hub model repository id OWNER/NAME; created if missing"
+    )
+    publish.add_argument("--private", action="store_true", help="create the repository as private")
+    publish.add_argument(
+        "--variants",
+        type=_comma_list,
+        help="comma-separated variants to upload (default: every variant with a finished epoch)",
+    )
+    publish.add_argument("--weights", default="every", help=f"{WEIGHTS_HELP} (default: every)")
+    publish.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list every file that would be uploaded with its size in bytes, and the total; upload nothing",
+    )
+
     download = commands.add_parser("download-voc", help="download and unpack PASCAL VOC 2012 (about 2 GB)")
     download.add_argument("--root", type=Path, required=True, help="folder to unpack VOCdevkit into")
     return parser
@@ -174,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             print(render(build_report(args.run_dir), args.format), end="")
             return 0
+        if args.command == "publish":
+            return _publish(args)
         return _download(args)
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -236,6 +273,24 @@ def summary_table(results: list) -> str:
             f"| {r.val_miou_at_best:.4f} | {r.seconds / 60:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    if args.variants == []:
+        raise ConfigError("--variants is empty; pass variant names or leave the option out")
+    try:
+        publish(
+            args.run_dir,
+            args.repo,
+            private=args.private,
+            variants=args.variants,
+            weights=args.weights,
+            dry_run=args.dry_run,
+        )
+    except HfHubHTTPError as error:
+        print(f"error: upload to {args.repo} failed: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
 
 
 def _download(args: argparse.Namespace) -> int:

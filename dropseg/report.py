@@ -7,6 +7,7 @@ Everything is read from the run folder; nothing is recomputed from images or wei
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dropseg import runs
-from dropseg.published import PUBLISHED_PER_IMAGE_MIOU, SUMMARY_FIELDS
-from dropseg.variants import paper_matrix
+from . import runs
+from .published import PUBLISHED_PER_IMAGE_MIOU, SUMMARY_FIELDS
+from .variants import paper_matrix
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "Report", "bootstrap_mean_ci", "build_report", "render"]
+__all__ = ["FORMATS", "Report", "best_record", "bootstrap_mean_ci", "build_report", "render"]
 
 FORMATS = ("markdown", "csv", "json")
 BASELINE = "none"
@@ -41,12 +42,31 @@ class Report:
     rows: list[dict]
     comparisons: list[dict]
     notes: list[str]
+    # Unreadable files that were left out, one message each; a corrupt epoch never hides the rest.
+    problems: list[str] = dataclasses.field(default_factory=list)
 
 
-def _best_epoch(run_dir: Path, variant: str, seed: int) -> dict | None:
-    records = [
-        r for r in runs.read_metrics(run_dir, variant, seed) if r["per_image_miou"]["mean"] is not None
-    ]
+def _scored_metrics(run_dir: Path, variant: str, seed: int, problems: list[str]) -> list[dict]:
+    """Return the metrics records that have a finite mean per-image mIoU; unreadable records
+    are named in ``problems`` and left out."""
+    records = []
+    for epoch in runs.finished_epochs(run_dir, variant, seed):
+        try:
+            record = runs.read_json(runs.epoch_paths(run_dir, variant, seed, epoch).metrics)
+            mean = record["per_image_miou"]["mean"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problems.append(f"metrics of {variant} epoch {epoch} is unreadable ({error})")
+            _logger.warning("left out %s seed %d epoch %d: %s", variant, seed, epoch, error)
+            continue
+        if isinstance(mean, int | float) and math.isfinite(mean):
+            records.append(record)
+    return records
+
+
+def best_record(run_dir: Path, variant: str, seed: int, problems: list[str]) -> dict | None:
+    """Return the metrics record of the epoch with the highest mean per-image mIoU, or None when no
+    epoch has one; unreadable records are named in ``problems``."""
+    records = _scored_metrics(run_dir, variant, seed, problems)
     if not records:
         return None
     # Earliest epoch wins a tie, so the choice does not depend on training longer.
@@ -84,10 +104,13 @@ def build_report(run_dir: str | Path) -> Report:
     order = {name: position for position, name in enumerate(paper_matrix())}
     variants = sorted(found, key=lambda name: (order.get(name, len(order)), name))
 
+    problems: list[str] = []
     best: dict[str, dict[int, dict]] = {}
     for variant in variants:
         per_seed = {
-            seed: record for seed in found[variant] if (record := _best_epoch(run_dir, variant, seed))
+            seed: record
+            for seed in found[variant]
+            if (record := best_record(run_dir, variant, seed, problems))
         }
         if per_seed:
             best[variant] = per_seed
@@ -96,11 +119,11 @@ def build_report(run_dir: str | Path) -> Report:
 
     rows = [_row(variant, per_seed) for variant, per_seed in best.items()]
     rows.append(_published_only_row("pretrained-base"))
-    comparisons = _comparisons(run_dir, best)
+    comparisons = _comparisons(run_dir, best, problems)
     notes = [LOSS_NOTE]
     if any(row["seeds"] > 1 for row in rows):
         notes.append("With several seeds each measured value is the mean across seeds and *_spread its std.")
-    return Report(rows, comparisons, notes)
+    return Report(rows, comparisons, notes, problems)
 
 
 def _row(variant: str, per_seed: dict[int, dict]) -> dict:
@@ -129,7 +152,7 @@ def _published_only_row(variant: str) -> dict:
     return row
 
 
-def _comparisons(run_dir: Path, best: dict[str, dict[int, dict]]) -> list[dict]:
+def _comparisons(run_dir: Path, best: dict[str, dict[int, dict]], problems: list[str]) -> list[dict]:
     """Pair each variant with ``none`` image by image at their best epochs, per shared seed,
     average the per-image differences over seeds and bootstrap the mean over images."""
     if BASELINE not in best:
@@ -143,9 +166,17 @@ def _comparisons(run_dir: Path, best: dict[str, dict[int, dict]]) -> list[dict]:
             continue
         rows = []
         for seed in seeds:
-            ours = runs.read_per_image(run_dir, variant, seed, per_seed[seed]["epoch"])
-            theirs = runs.read_per_image(run_dir, BASELINE, seed, best[BASELINE][seed]["epoch"])
-            rows.append([ours[i] - theirs[i] for i in ours])
+            try:
+                ours = runs.read_per_image(run_dir, variant, seed, per_seed[seed]["epoch"])
+                theirs = runs.read_per_image(run_dir, BASELINE, seed, best[BASELINE][seed]["epoch"])
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                problems.append(
+                    f"per-image values of {variant} or {BASELINE} seed {seed} are unreadable ({error})"
+                )
+                continue
+            rows.append([ours[i] - theirs[i] for i in ours if i in theirs])
+        if not rows:
+            continue
         per_image = np.nanmean(np.asarray(rows), axis=0) if len(rows) > 1 else np.asarray(rows[0])
         per_image = per_image[~np.isnan(per_image)]
         mean, low, high = bootstrap_mean_ci(per_image)
@@ -169,8 +200,14 @@ def _comparisons(run_dir: Path, best: dict[str, dict[int, dict]]) -> list[dict]:
 def render(report: Report, output_format: str) -> str:
     """Render a report as ``markdown``, ``csv`` (the variant rows) or ``json`` (everything)."""
     if output_format == "json":
+        content = {
+            "rows": report.rows,
+            "comparisons": report.comparisons,
+            "notes": report.notes,
+            "problems": report.problems,
+        }
         return json.dumps(
-            runs.json_safe({"rows": report.rows, "comparisons": report.comparisons, "notes": report.notes}),
+            runs.json_safe(content),
             indent=1,
         )
     if output_format == "csv":
@@ -234,4 +271,5 @@ def _markdown(report: Report) -> str:
                 f"| {c['variant']} | {c['images']} | {c['mean_difference']:+.3f} | {interval} | {mark} |"
             )
     lines += ["", *(f"Note: {note}" for note in report.notes)]
+    lines += [f"Left out: {problem}" for problem in report.problems]
     return "\n".join(lines) + "\n"
