@@ -23,7 +23,16 @@ from .variants import paper_matrix
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "Report", "best_record", "bootstrap_mean_ci", "build_report", "render"]
+__all__ = [
+    "BASELINE",
+    "FORMATS",
+    "Report",
+    "best_record",
+    "best_rank",
+    "bootstrap_mean_ci",
+    "build_report",
+    "render",
+]
 
 FORMATS = ("markdown", "csv", "json")
 BASELINE = "none"
@@ -63,14 +72,19 @@ def _scored_metrics(run_dir: Path, variant: str, seed: int, problems: list[str])
     return records
 
 
+def best_rank(record: dict) -> tuple[float, int]:
+    """Return the sort key that picks a variant's best epoch: the highest mean per-image mIoU,
+    and the earliest epoch on a tie, so that the choice does not depend on training longer."""
+    return record["per_image_miou"]["mean"], -record["epoch"]
+
+
 def best_record(run_dir: Path, variant: str, seed: int, problems: list[str]) -> dict | None:
     """Return the metrics record of the epoch with the highest mean per-image mIoU, or None when no
     epoch has one; unreadable records are named in ``problems``."""
     records = _scored_metrics(run_dir, variant, seed, problems)
     if not records:
         return None
-    # Earliest epoch wins a tie, so the choice does not depend on training longer.
-    return max(records, key=lambda r: (r["per_image_miou"]["mean"], -r["epoch"]))
+    return max(records, key=best_rank)
 
 
 def bootstrap_mean_ci(

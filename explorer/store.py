@@ -22,13 +22,13 @@ import numpy as np
 from PIL import Image
 
 from dropseg import runs
+from dropseg.report import BASELINE, best_rank
 from dropseg.variants import paper_matrix
 
 _logger = logging.getLogger(__name__)
 
 __all__ = ["BASELINE", "BEST_EPOCH", "RunStore", "StoreError"]
 
-BASELINE = "none"
 # The value of an epoch field that selects each variant's epoch with the highest mean
 # per-image mIoU.
 BEST_EPOCH = "best"
@@ -169,13 +169,12 @@ class RunStore:
         return records
 
     def best_record(self, key: VariantKey, problems: list[str] | None = None) -> dict:
-        """Return the metrics record of the epoch with the highest mean per-image mIoU; the
-        earliest epoch wins a tie, so the choice does not depend on training longer."""
+        """Return the metrics record of the best epoch, by the rule of :func:`dropseg.report.best_rank`."""
         records = self.metrics_series(key, problems)
         scored = [r for r in records if _finite(r.get("per_image_miou", {}).get("mean"))]
         if not scored:
             raise StoreError(f"{key.variant} in run {key.run!r} has no readable finished epoch")
-        return max(scored, key=lambda r: (r["per_image_miou"]["mean"], -r["epoch"]))
+        return max(scored, key=best_rank)
 
     def best_epoch(self, key: VariantKey) -> int:
         """Return the epoch of :meth:`best_record`."""
