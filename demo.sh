@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up dropseg, train five variants of the cpu preset in the background (about ten minutes on
-# two cores) and start the explorer at once; it shows each epoch as it finishes.
+# two cores) and start the explorer at once. The explorer shows each epoch as it finishes.
 # Usage: bash demo.sh [explorer options such as --port 7861]
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -47,7 +47,7 @@ VOC_PALETTE[IGNORE_INDEX] = IGNORE_COLOR
 
 
 def palette_bytes() -> list[int]:
-    """The palette as the flat list that ``PIL.Image.putpalette`` takes."""
+    """Return the palette as the flat list that ``PIL.Image.putpalette`` takes."""
     return VOC_PALETTE.reshape(-1).tolist()
 
 

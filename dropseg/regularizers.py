@@ -46,7 +46,7 @@ def _check_drop_prob(drop_prob: float) -> float:
 
 
 class Regularizer(nn.Module):
-    """Base class: holds ``drop_prob`` and returns the input unchanged in eval mode or at 0.
+    """Base class that stores ``drop_prob`` and returns the input unchanged in eval mode or at 0.
 
     Args:
         drop_prob (float): probability in [0, 1) that a unit is dropped (or, for
@@ -103,7 +103,7 @@ class DropBlock(Regularizer):
     The work is done by :func:`torchvision.ops.drop_block2d`.
 
     On a feature map smaller than a block, the block shrinks to the largest odd size that fits
-    the shorter side, so a 4 x 4 map gets 3 x 3 blocks and a 1 x 1 map loses whole channels.
+    the shorter side. A 4 x 4 map gets 3 x 3 blocks, and a 1 x 1 map loses whole channels.
 
     Args:
         drop_prob (float): target share of dropped units, in [0, 1).

@@ -79,8 +79,8 @@ def best_rank(record: dict) -> tuple[float, int]:
 
 
 def best_record(run_dir: Path, variant: str, seed: int, problems: list[str]) -> dict | None:
-    """Return the metrics record of the epoch with the highest mean per-image mIoU, or None when no
-    epoch has one; unreadable records are named in ``problems``."""
+    """Return the metrics record of the best epoch by :func:`best_rank`, or None when no epoch
+    has a mean per-image mIoU. Unreadable records are named in ``problems``."""
     records = _scored_metrics(run_dir, variant, seed, problems)
     if not records:
         return None

@@ -138,7 +138,7 @@ class RunStore:
         return self._checked(self.epoch_paths(key, epoch).weights)
 
     def source_lines(self, run: str) -> list[str]:
-        """Return Markdown list items that say where ``run`` is read from."""
+        """Return Markdown list items that name where ``run`` is read from."""
         return [f"- Folder: `{self.run_dir(run)}`"]
 
     def format_problems(self, run: str) -> list[str]:

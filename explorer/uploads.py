@@ -25,8 +25,9 @@ __all__ = [
     "load_upload",
 ]
 
-# Longest side, in pixels, that an upload is shrunk to before inference. It is the 513-pixel
-# crop of the Spilsbury and Camps 2019 recipe, so objects appear at about the trained scale.
+# Maximum side, in pixels, that an upload is shrunk to before inference. It is the 513-pixel
+# crop of the Spilsbury and Camps 2019 recipe. Models trained on smaller crops, such as the cpu
+# preset's 129, then see objects larger than in training.
 MAX_INFERENCE_SIDE = 513
 # Shortest side, in pixels, that the output-stride-16 encoder still maps to a feature map.
 MIN_SIDE = 16

@@ -79,7 +79,7 @@ def explorer_url(explorer_root) -> Iterator[str]:
 @contextlib.contextmanager
 def running_explorer(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[str]:
     """Start ``python app.py ARGS`` on a free 127.0.0.1 port with environment ``env``, yield its URL
-    once the page answers (fail the test after 120 s), and stop the server on exit."""
+    once the page responds (fail the test after 120 s), and stop the server on exit."""
     port = _free_port()
     with open(log_path, "w") as log:
         server = subprocess.Popen(

@@ -43,7 +43,7 @@ def test_find_voc_root_accepts_inner_folders(voc_root):
     assert find_voc_root(voc_root / "VOCdevkit" / "VOC2012") == voc_root
 
 
-def test_find_voc_root_missing_says_how_to_get_voc(tmp_path):
+def test_find_voc_root_missing_data(tmp_path):
     with pytest.raises(FileNotFoundError, match="VOCtrainval_11-May-2012.tar"):
         find_voc_root(tmp_path)
 
@@ -123,7 +123,7 @@ def decode_palette(image: torch.Tensor) -> torch.Tensor:
 
 
 def interior(label: torch.Tensor, margin: int = 3) -> torch.Tensor:
-    """Pixels whose (2 margin + 1) square neighbourhood holds a single label value."""
+    """Pixels whose (2 margin + 1) square neighbourhood contains a single label value."""
     values = label.float()[None, None]
     size = 2 * margin + 1
     high = F.max_pool2d(values, size, stride=1, padding=margin)

@@ -1,4 +1,4 @@
-"""The explorer on a runs folder without any run: it says so and shows how to create one."""
+"""The explorer on a runs folder without any run: the page reports it and shows how to create one."""
 
 from __future__ import annotations
 

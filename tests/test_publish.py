@@ -23,11 +23,11 @@ REPO_ID = "someone/dropseg-smoke"
 def no_hub_calls(monkeypatch):
     """Make every HfApi method that writes to the Hub fail the test."""
 
-    def refuse(*args, **kwargs):
+    def reject_call(*args, **kwargs):
         raise AssertionError("a dry run or a rejected command called the Hub")
 
     for name in ("create_repo", "upload_folder", "upload_file", "create_commit", "preupload_lfs_files"):
-        monkeypatch.setattr(HfApi, name, refuse)
+        monkeypatch.setattr(HfApi, name, reject_call)
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -211,7 +211,7 @@ def test_upload_call_arguments(capsys, monkeypatch, explorer_smoke_run):
     assert upload["repo_type"] == "model"
     assert "allow_patterns" not in upload
 
-    # The uploaded folder holds exactly the dry run's files, linked to the run's own files.
+    # The uploaded folder contains exactly the dry run's files, linked to the run's own files.
     assert set(RecordingApi.folder_files) == set(listed)
     for path, target in RecordingApi.folder_files.items():
         if path != "README.md":

@@ -22,7 +22,7 @@ __all__ = ["Context", "all_reduce_sum", "barrier", "init_context", "wrap_model"]
 
 @dataclass(frozen=True)
 class Context:
-    """Where this process runs: its device, rank and the number of processes."""
+    """The placement of this process: its device, rank and the number of processes."""
 
     device: torch.device
     rank: int = 0

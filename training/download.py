@@ -15,7 +15,7 @@ __all__ = ["download_voc", "existing_voc"]
 
 
 def existing_voc(root: Path) -> Path | None:
-    """Return the VOC root under ``root`` if it already holds the data set with both split
+    """Return the VOC root under ``root`` if it already contains the data set with both split
     lists, else None."""
     try:
         found = find_voc_root(root)
@@ -28,7 +28,7 @@ def existing_voc(root: Path) -> Path | None:
 
 def download_voc(root: Path) -> Path:
     """Download VOCtrainval_11-May-2012.tar into ``root``, check its MD5 and unpack it, unless
-    ``root`` already holds the data set; return the folder to pass as ``--data``."""
+    ``root`` already contains the data set; return the folder to pass as ``--data``."""
     found = existing_voc(root)
     if found is not None:
         _logger.info("VOC 2012 already present under %s; nothing to download", found)

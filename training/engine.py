@@ -31,9 +31,11 @@ __all__ = ["EvalResult", "TrainStats", "evaluate", "train_one_epoch"]
 
 @dataclass
 class TrainStats:
-    """What one training epoch measured. ``loss`` is the mean over iterations of the batch
-    mean per-pixel cross-entropy; ``per_image_miou`` the mean over training crops of the
-    per-image mIoU of the training forward pass (with the regularizers active)."""
+    """Measurements of one training epoch.
+
+    ``loss`` is the mean over iterations of the batch mean per-pixel cross-entropy.
+    ``per_image_miou`` is the mean over training crops of the per-image mIoU of the training
+    forward pass, with the regularizers active."""
 
     loss: float
     per_image_miou: float

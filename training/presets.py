@@ -9,13 +9,13 @@ the command line override single settings.
   2-core CPU with the 558/553-image VOC sample (derivation below).
 * ``smoke``: seconds per variant, to check that everything runs end to end.
 
-CPU budget derivation (``CPU_*`` constants below are the knobs), measured on a 2-core x86 CPU
-with torch 2.14.1 (float32, 2 threads, nothing else running): EfficientNet-Lite0 with
+CPU budget derivation, with the ``CPU_*`` constants below as the knobs. Measured on a 2-core
+x86 CPU with torch 2.14.1 (float32, 2 threads, nothing else running), EfficientNet-Lite0 with
 64-channel ASPP and decoder at a 129 x 129 crop trains at about 0.38 s per batch of 8 (forward
 and backward). The 10% class-balanced subset of the 558 sample ``train`` ids has 56 images, so
-an epoch is 7 iterations, about 2.7 s; validating 100 images and writing the epoch's files add
+an epoch is 7 iterations, about 2.7 s. Validating 100 images and writing the epoch's files add
 about 1.3 s. 30 epochs then take about 2 minutes, and with model building and the one-time
-validation decode a variant takes about 2.2 minutes: 31 x 2.2 min = 68 min for the matrix,
+validation decode a variant takes about 2.2 minutes. The matrix takes 31 x 2.2 min = 68 min,
 inside the 2-hour budget with room for slower machines. The crop is small so that the
 iterations go into many epochs over few images, where the baseline overfits. In trial runs of
 200 to 300 iterations, a 10x lower head learning rate, 3x higher learning rates, 193 x 193

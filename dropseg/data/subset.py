@@ -4,9 +4,9 @@ Counting rule: an image counts once toward every object class its label shows, s
 a person on a horse counts for both ``person`` and ``horse``. Background does not count.
 
 Selection: class c needs ``quota_c = max(1, round(fraction * n_c))`` images, where ``n_c`` is
-the number of images that show c. The ids are shuffled once with ``seed``; classes are then
+the number of images that show c. The ids are shuffled once with ``seed``. Classes are then
 filled rarest first, each by taking the next shuffled images that show it until the subset
-contains ``quota_c`` images of c (images picked for earlier classes count too). Every class gets
+contains ``quota_c`` images of c. Images picked for earlier classes count too. Every class gets
 at least its quota and a class may get more through images picked for other classes, so the
 class balance of the split is kept up to rounding and co-occurrence.
 """

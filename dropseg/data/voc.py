@@ -1,9 +1,9 @@
 """PASCAL VOC 2012 segmentation data in the official folder layout.
 
 ``root`` is the folder that contains ``VOCdevkit/VOC2012``, the argument torchvision's
-``VOCSegmentation`` takes. The split lists come from ``ImageSets/Segmentation/<split>.txt``;
-``official_full=True`` reads the complete official lists from ``official_full/`` instead,
-which a partial copy of the data set may keep beside its own lists.
+``VOCSegmentation`` takes. The split lists come from ``ImageSets/Segmentation/<split>.txt``.
+With ``official_full=True`` they come from ``official_full/`` instead, where a partial copy of
+the data set may keep the complete official lists beside its own.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def find_voc_root(path: str | Path) -> Path:
     ``path`` may be that folder, the ``VOCdevkit`` folder or the ``VOC2012`` folder.
 
     Raises:
-        FileNotFoundError: if no VOC 2012 folder is found there; the message says how to get one.
+        FileNotFoundError: if no VOC 2012 folder is found there; the message explains how to get one.
     """
     path = Path(path).expanduser().resolve()
     for candidate in (path, path.parent, path.parent.parent):
@@ -144,7 +144,7 @@ class VOCPairs(Dataset):
         self.root = find_voc_root(root)
         check_ids(self.root, ids)
         self.ids = list(ids)
-        # The split file only tells VOCSegmentation where the data set is; the ids are ours.
+        # VOCSegmentation reads its split file only to locate the data set, so its id lists are replaced.
         self._voc = VOCSegmentation(str(self.root), year="2012", image_set="trainval", transforms=transforms)
         paths = [_pair_paths(self.root, image_id) for image_id in self.ids]
         self._voc.images = [str(image) for image, _ in paths]

@@ -40,10 +40,10 @@ def report_table(report: Report) -> pd.DataFrame:
     With several seeds, the measured values are means across seeds."""
     rows = []
     for row in report.rows:
-        shown = {"variant": row["variant"], "best epoch": ", ".join(str(e) for e in row["best_epoch"])}
-        shown.update({label: row[key] for key, label in _MEASURED_COLUMNS.items()})
-        shown.update({f"paper {field}": row[f"published_{field}"] for field in SUMMARY_FIELDS})
-        rows.append(shown)
+        table_row = {"variant": row["variant"], "best epoch": ", ".join(str(e) for e in row["best_epoch"])}
+        table_row.update({label: row[key] for key, label in _MEASURED_COLUMNS.items()})
+        table_row.update({f"paper {field}": row[f"published_{field}"] for field in SUMMARY_FIELDS})
+        rows.append(table_row)
     return pd.DataFrame(rows).round(4)
 
 
