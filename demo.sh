@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up dropseg, train five variants of the cpu preset in the background (about ten minutes on
-# two cores) and start the explorer at once. The explorer shows each epoch as it finishes.
+# Set up dropseg, train five variants of the cpu preset in the background (about 11 minutes on
+# two idle cores) and start the explorer at once. The explorer shows each epoch as it finishes.
 # Usage: bash demo.sh [explorer options such as --port 7861]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,7 +34,10 @@ echo "training $VARIANTS on $DATA_ROOT into $RUN_DIR; log: $LOG"
 .venv/bin/python -m training train --preset cpu --data "$DATA_ROOT" --out "$RUN_DIR" --variants "$VARIANTS" \
   >"$LOG" 2>&1 &
 TRAINING_PID=$!
-# Rerunning this script resumes the training where it stopped.
-trap 'kill "$TRAINING_PID" 2>/dev/null || true' EXIT
 
-.venv/bin/python app.py --runs checkpoints "$@"
+# The explorer runs as a child too, so that stopping this script stops both. Rerunning the
+# script resumes the training where it stopped.
+.venv/bin/python app.py --runs checkpoints "$@" &
+EXPLORER_PID=$!
+trap 'kill "$TRAINING_PID" "$EXPLORER_PID" 2>/dev/null || true' EXIT
+wait "$EXPLORER_PID"

@@ -115,8 +115,12 @@ class RunStore:
         folder = self.run_dir(run)
         seeds = runs.list_runs(folder).get(variant)
         if not seeds:
-            known = ", ".join(self.variants(run)) or "none"
-            raise StoreError(f"unknown variant {variant!r} in run {run!r}; variants with results: {known}")
+            known = self.variants(run)
+            if not known:
+                raise StoreError(f"run {run!r} has no finished epoch yet; wait for the first epoch to finish")
+            raise StoreError(
+                f"unknown variant {variant!r} in run {run!r}; variants with results: {', '.join(known)}"
+            )
         return VariantKey(run, variant, seeds[0])
 
     def epochs(self, key: VariantKey) -> list[int]:

@@ -69,7 +69,7 @@ def results(services: Services, run: str) -> tuple:
     try:
         report = build_report(store.run_dir(run))
     except FileNotFoundError as error:
-        raise StoreError(f"run {run!r} has no readable finished epoch yet; train first ({error})") from None
+        raise StoreError(f"run {run!r}: {error}") from None
     table = report_table(report)
 
     csv_path = _DOWNLOADS / f"{_safe_name(run)}-results.csv"
