@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 from dropseg import runs
 from dropseg.data import class_balanced_subset, class_presence, read_split
 from dropseg.labels import palette_bytes
-from training.cli import main
+from training.cli import _study_from_args, build_parser, main
+from training.config import resolve_study
 from training.download import existing_voc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -222,6 +223,26 @@ def test_help_lists_units_and_defaults():
     assert result.returncode == 0
     assert "pixels" in result.stdout
     assert "paper 513, cpu 129, smoke 65" in result.stdout
+
+
+def test_words_lift_caps_and_base_size(voc_root, tmp_path):
+    words = ["--max-val-images", "all", "--max-train-images", "all", "--train-base-size", "full"]
+    args = build_parser().parse_args(
+        ["train", "--preset", "smoke", "--data", str(voc_root), "--out", str(tmp_path), *words]
+    )
+
+    study = _study_from_args(args)
+
+    assert (study.max_val_images, study.max_train_images, study.train_base_size) == (None, None, None)
+    assert resolve_study("smoke", {}).max_val_images == 8
+
+
+def test_unknown_word_for_a_cap_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", "--preset", "smoke", "--out", "x", "--max-val-images", "many"])
+
+    assert exit_info.value.code == 2
+    assert "invalid value 'many': use a whole number or 'all'" in capsys.readouterr().err
 
 
 def test_download_voc_existing_folder(voc_root, capsys):

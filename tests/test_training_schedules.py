@@ -108,6 +108,7 @@ def test_presets_ramp_is_sixty_percent():
     assert paper.lr == 7e-3
     assert paper.lr * paper.head_lr_multiplier == pytest.approx(7e-2)
     assert (paper.crop_size, paper.batch_size, paper.epochs, paper.backbone) == (513, 8, 50, "resnet101")
+    assert (paper.train_base_size, paper.scale_range) == (None, (0.5, 2.0))
 
 
 def test_presets_share_every_setting():
@@ -126,6 +127,9 @@ def test_presets_share_every_setting():
         ({"drop_prob": 1.0}, "drop probability 1.0"),
         ({"backbone": "vgg16"}, "backbone 'vgg16'"),
         ({"epochs": 0}, "epochs 0"),
+        ({"train_base_size": 20}, "train base size 20"),
+        ({"scale_range": (1.5, 0.75)}, "scale range 1.5..0.75"),
+        ({"scale_range": (0.0, 2.0)}, "scale range 0.0..2.0"),
     ],
 )
 def test_resolve_study_rejects(override, message):

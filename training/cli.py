@@ -20,7 +20,7 @@ from dropseg.data import DATA_ENV, default_data_root
 from dropseg.report import FORMATS, build_report, render
 from dropseg.variants import paper_matrix
 
-from .config import ConfigError, ExecutionConfig, StudyConfig, resolve_study
+from .config import UNSET, ConfigError, ExecutionConfig, StudyConfig, resolve_study
 from .presets import PRESETS
 from .publish import WEIGHTS_HELP, publish
 
@@ -38,6 +38,7 @@ _STUDY_OPTIONS = {
     "pretrained_backbone": "pretrained_backbone",
     "output_stride": "output_stride",
     "crop_size": "crop_size",
+    "train_base_size": "train_base_size",
     "batch_size": "batch_size",
     "train_fraction": "train_fraction",
     "max_train_images": "max_train_images",
@@ -57,6 +58,20 @@ def _defaults(key: str) -> str:
 
 def _comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _count_or(word: str):
+    """Parse a positive count, or ``word`` for "no limit" (stored as null)."""
+
+    def parse(text: str) -> int | str:
+        if text == word:
+            return UNSET
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a whole number or '{word}'") from None
+
+    return parse
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -109,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training crop and validation size in pixels ({_defaults('crop_size')})",
     )
     train.add_argument(
+        "--train-base-size",
+        type=_count_or("full"),
+        help="shorter side in pixels that training photos are shrunk to before augmentation, "
+        f"'full' to keep them at full size ({_defaults('train_base_size')})",
+    )
+    train.add_argument(
         "--batch-size", type=int, help=f"images per iteration per process ({_defaults('batch_size')})"
     )
     train.add_argument(
@@ -119,13 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--max-train-images",
-        type=int,
-        help=f"cap on the subset size in images, None for no cap ({_defaults('max_train_images')})",
+        type=_count_or("all"),
+        help=f"cap on the subset size in images, 'all' for no cap ({_defaults('max_train_images')})",
     )
     train.add_argument(
         "--max-val-images",
-        type=int,
-        help=f"validate on the first N val ids, None for all ({_defaults('max_val_images')})",
+        type=_count_or("all"),
+        help=f"validate on the first N val ids, 'all' for every one ({_defaults('max_val_images')})",
     )
     train.add_argument(
         "--drop-prob", type=float, help=f"drop probability p in [0, 1) ({_defaults('drop_prob')})"

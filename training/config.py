@@ -19,7 +19,12 @@ from dropseg.models import BACKBONES
 
 from .presets import preset_defaults
 
-__all__ = ["ConfigError", "ExecutionConfig", "StudyConfig", "config_differences", "resolve_study"]
+__all__ = ["UNSET", "ConfigError", "ExecutionConfig", "StudyConfig", "config_differences", "resolve_study"]
+
+
+# An override that sets an optional setting to None ("no cap", "full size"); a plain None
+# override means "keep the preset's value".
+UNSET = "unset"
 
 
 class ConfigError(ValueError):
@@ -39,6 +44,8 @@ class StudyConfig:
     decoder_channels: int
     low_level_channels: int
     crop_size: int
+    train_base_size: int | None
+    scale_range: tuple[float, float]
     batch_size: int
     epochs: int
     ramp_fraction: float
@@ -70,6 +77,7 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["track"] = None if self.track is None else list(self.track)
+        data["scale_range"] = list(self.scale_range)
         return data
 
 
@@ -89,7 +97,8 @@ class ExecutionConfig:
 
 
 def resolve_study(preset: str, overrides: dict[str, Any]) -> StudyConfig:
-    """Apply command-line ``overrides`` (None values are ignored) to a preset and check the result.
+    """Apply command-line ``overrides`` to a preset and check the result. None values keep the
+    preset's setting; :data:`UNSET` values set it to None.
 
     Raises:
         ConfigError: naming the first invalid setting.
@@ -98,9 +107,12 @@ def resolve_study(preset: str, overrides: dict[str, Any]) -> StudyConfig:
         settings = preset_defaults(preset)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    settings.update({key: value for key, value in overrides.items() if value is not None})
+    settings.update(
+        {key: None if value == UNSET else value for key, value in overrides.items() if value is not None}
+    )
     if settings["track"] is not None:
         settings["track"] = tuple(settings["track"])
+    settings["scale_range"] = tuple(settings["scale_range"])
     config = StudyConfig(preset=preset, **settings)
     _check(config)
     return config
@@ -113,6 +125,13 @@ def _check(config: StudyConfig) -> None:
         raise ConfigError(f"invalid output_stride {config.output_stride}; use 8 or 16")
     if config.crop_size < MIN_CROP_SIZE:
         raise ConfigError(f"invalid crop size {config.crop_size}: must be at least {MIN_CROP_SIZE} pixels")
+    if config.train_base_size is not None and config.train_base_size < MIN_CROP_SIZE:
+        raise ConfigError(
+            f"invalid train base size {config.train_base_size}: must be at least {MIN_CROP_SIZE} pixels"
+        )
+    low, high = config.scale_range
+    if not 0.0 < low <= high:
+        raise ConfigError(f"invalid scale range {low}..{high}: need 0 < low <= high")
     if not 0.0 < config.train_fraction <= 1.0:
         raise ConfigError(f"invalid train fraction {config.train_fraction}: must be in (0, 1]")
     if not 0.0 <= config.drop_prob < 1.0:

@@ -1,4 +1,4 @@
-"""Image selection of a run, the in-memory validation set and the training data loader."""
+"""Image selection of a run, the in-memory training and validation sets, and the training loader."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from dropseg import runs
 from dropseg.data import (
     ToSegmentationTensors,
-    VOCPairs,
     check_ids,
     class_balanced_subset,
     class_presence,
@@ -33,7 +32,14 @@ from .config import ConfigError, StudyConfig
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ["DataSelection", "ValidationSet", "build_train_loader", "select_data"]
+__all__ = [
+    "DataSelection",
+    "TrainingPairs",
+    "ValidationSet",
+    "build_train_loader",
+    "resize_shorter_side",
+    "select_data",
+]
 
 # Classes of the default tracked images, in order. Spilsbury and Camps 2019 track a tvmonitor
 # image and a cow image, and person and aeroplane add a frequent class and an outdoor scene.
@@ -162,9 +168,55 @@ def downscale_label(label_map: np.ndarray) -> np.ndarray:
     return np.asarray(image.resize(view_size(image.size), Image.NEAREST))
 
 
+class TrainingPairs(Dataset):
+    """Training photos and labels decoded once and kept in memory as PIL images, so that an
+    epoch spends its time on augmentation and the model rather than on JPEG decoding.
+
+    Args:
+        root: folder that contains ``VOCdevkit/VOC2012``.
+        ids: the training ids, in order.
+        base_size: if given, each pair is resized once so that its shorter side has this many
+            pixels (bilinear for the photo, nearest for the label). The random scale of the
+            augmentation then applies to that size.
+    """
+
+    def __init__(self, root: Path, ids: list[str], base_size: int | None = None) -> None:
+        self.ids = list(ids)
+        self.pairs = [resize_shorter_side(*load_pair(root, image_id), base_size) for image_id in self.ids]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> tuple[Image.Image, Image.Image]:
+        return self.pairs[index]
+
+
+class _Augmented(Dataset):
+    def __init__(self, pairs: TrainingPairs, transforms: v2.Compose) -> None:
+        self.pairs = pairs
+        self.transforms = transforms
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int):
+        return self.transforms(*self.pairs[index])
+
+
+def resize_shorter_side(
+    photo: Image.Image, label: Image.Image, base_size: int | None
+) -> tuple[Image.Image, Image.Image]:
+    """Resize a photo (bilinear) and its label (nearest) so that the shorter side is
+    ``base_size`` pixels; ``None`` returns them unchanged."""
+    if base_size is None:
+        return photo, label
+    scale = base_size / min(photo.size)
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    return photo.resize(size, Image.BILINEAR), label.resize(size, Image.NEAREST)
+
+
 def build_train_loader(
-    root: Path,
-    ids: list[str],
+    pairs: TrainingPairs,
     config: StudyConfig,
     mean: tuple[float, ...],
     std: tuple[float, ...],
@@ -178,7 +230,7 @@ def build_train_loader(
     many epochs ran in this process, which is what makes resumed runs exact. Incomplete last
     batches are dropped so that every iteration has ``batch_size`` images.
     """
-    dataset = VOCPairs(root, ids, train_transforms(config.crop_size, mean, std))
+    dataset = _Augmented(pairs, train_transforms(config.crop_size, mean, std, scale_range=config.scale_range))
     generator = torch.Generator().manual_seed(epoch_seed)
     if distributed:
         sampler = DistributedSampler(dataset, shuffle=True, seed=epoch_seed, drop_last=True)

@@ -90,8 +90,7 @@ def train_one_epoch(
     for images, labels in progress:
         images = images.to(context.device, non_blocking=True)
         labels = labels.to(context.device, non_blocking=True)
-        if context.device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
 
         drop_prob = drop_schedule.apply(model, iteration)
         learning_rates = _group_lrs(optimizer)
@@ -147,8 +146,7 @@ def evaluate(
     loss_sum = 0.0
     pixel_count = 0
     for _, images, labels in val_set.batches(batch_size, mean, std, context.device):
-        if context.device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
         with autocast(context):
             logits = model(images)
         pixel_loss = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX, reduction="none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .config import ConfigError, ExecutionConfig, StudyConfig
-from .data import ValidationSet
+from .data import TrainingPairs, ValidationSet
 from .distributed import barrier, init_context, shutdown
 from .run_setup import create_run, prepare_run
 from .trainer import VariantResult, train_variant
@@ -45,6 +45,8 @@ def run_training(study: StudyConfig, execution: ExecutionConfig) -> list[Variant
         context.device,
     )
 
+    train_pairs = TrainingPairs(prepared.root, prepared.selection.train_ids, study.train_base_size)
+
     # Only rank 0 validates, so only it decodes the validation images.
     val_set = None
     if context.is_main:
@@ -58,7 +60,7 @@ def run_training(study: StudyConfig, execution: ExecutionConfig) -> list[Variant
                 results.append(
                     train_variant(
                         out,
-                        prepared.root,
+                        train_pairs,
                         variant,
                         seed,
                         study,
