@@ -41,6 +41,11 @@ def list_runs(services: Services) -> tuple[list[str], str]:
     return names, "" if names else no_runs_message(services)
 
 
+def run_box_choices(services: Services, names: list[str]) -> list[tuple[str, str]]:
+    """Return ``(label, run name)`` pairs for the run dropdown."""
+    return [(services.store.run_label(name), name) for name in names]
+
+
 def run_choices(services: Services, run: str | None) -> dict:
     """Return the choices and defaults that depend on ``run``: variants, default variants,
     validation ids, epoch numbers (as strings, after ``best``) and the highest epoch."""
@@ -78,7 +83,7 @@ def build_app(services: Services) -> gr.Blocks:
         with gr.Row():
             run_box = gr.Dropdown(
                 label="Run",
-                choices=names,
+                choices=run_box_choices(services, names),
                 value=names[0] if names else None,
                 interactive=True,
                 allow_custom_value=True,
@@ -150,14 +155,14 @@ def build_app(services: Services) -> gr.Blocks:
                 found = run_choices(services, keep)
             except StoreError:
                 return (
-                    gr.Dropdown(choices=found_names, value=keep),
+                    gr.Dropdown(choices=run_box_choices(services, found_names), value=keep),
                     gr.update(),
                     gr.update(),
                     gr.update(),
                     gr.update(),
                 )
             return (
-                gr.Dropdown(choices=found_names, value=keep),
+                gr.Dropdown(choices=run_box_choices(services, found_names), value=keep),
                 gr.Dropdown(choices=found["epochs"]),
                 gr.Slider(maximum=slider_maximum(found["max_epoch"])),
                 gr.Dropdown(choices=found["epochs"]),

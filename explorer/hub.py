@@ -85,6 +85,9 @@ class HubRunStore(RunStore):
         if not _COMMIT.match(self.commit):
             raise StoreError(f"{snapshot} is not a Hugging Face cache snapshot folder named by its commit")
 
+    def run_label(self, run: str) -> str:
+        return self.location.repo_id if run == "." else run
+
     @classmethod
     def open(cls, location: HubLocation) -> HubRunStore:
         """Resolve and pin the revision and fetch everything but the weights into the cache.

@@ -81,6 +81,10 @@ class RunStore:
                     found.append(path.parent.relative_to(self.root).as_posix())
         return sorted(set(found))
 
+    def run_label(self, run: str) -> str:
+        """Return the name to show for ``run``: the folder name for the root's own run ``.``."""
+        return self.root.name if run == "." else run
+
     def run_dir(self, run: str) -> Path:
         """Return the folder of a discovered run; reject any other name."""
         names = self.run_names()

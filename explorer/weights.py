@@ -52,6 +52,18 @@ class ModelCache:
             self.cache.put(cache_key, model)
         return model
 
+    def _trained_drop_prob(self, key: VariantKey, epoch: int, configured: float) -> float:
+        """Return the drop probability that the weights of ``epoch`` were trained with.
+
+        ``-sched`` variants ramp it up over the epochs, so Monte Carlo passes at an early epoch
+        must drop less than the configured value. An unreadable record falls back to that value.
+        """
+        try:
+            trained = float(self.store.metrics(key, epoch)["drop_prob"])
+        except (StoreError, KeyError, TypeError, ValueError):
+            return configured
+        return trained if 0.0 <= trained < 1.0 else configured
+
     def _load(self, key: VariantKey, epoch: int) -> DeepLabV3Plus:
         config = self.store.run_record(key.run)["config"]
         path = self.store.weights_file(key, epoch)
@@ -71,7 +83,7 @@ class ModelCache:
             backbone=config["backbone"],
             output_stride=config["output_stride"],
             pretrained_backbone=None,
-            drop_prob=config["drop_prob"],
+            drop_prob=self._trained_drop_prob(key, epoch, config["drop_prob"]),
             aspp_channels=config["aspp_channels"],
             decoder_channels=config["decoder_channels"],
             low_level_channels=config["low_level_channels"],

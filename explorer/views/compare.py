@@ -164,9 +164,17 @@ def build(services: Services, run_box: gr.Dropdown) -> dict[str, gr.components.C
             uncertainty = gr.Gallery(label="Uncertainty (predictive entropy)", columns=4, height="auto")
             with gr.Row():
                 ground_truth = gr.Image(label="Ground truth", type="filepath", interactive=False)
-                legend = gr.Image(
-                    label="Classes shown", type="filepath", interactive=False, elem_id="compare-legend"
-                )
+                # Gradio draws an image's label over its top-left corner, where the legend's first
+                # class would hide, so this title sits above the image instead.
+                with gr.Column(min_width=160):
+                    gr.Markdown("**Classes shown**")
+                    legend = gr.Image(
+                        label="Classes shown",
+                        show_label=False,
+                        type="filepath",
+                        interactive=False,
+                        elem_id="compare-legend",
+                    )
                 disagreement = gr.Image(label="Disagreement (red)", type="filepath", interactive=False)
             table = gr.Markdown(label="per-image mIoU", elem_id="compare-table")
 

@@ -17,7 +17,7 @@ def run_info(services: Services, run: str) -> tuple[str, dict, str]:
     store = services.store
     record = store.run_record(run)
     lines = [
-        f"### Run `{run}`",
+        f"### Run `{store.run_label(run)}`",
         *store.source_lines(run),
         f"- Data: {len(record.get('train_ids', []))} training images, {len(record.get('val_ids', []))} "
         f"validation images, tracked: {', '.join(record.get('tracked_ids', [])) or 'none'}",

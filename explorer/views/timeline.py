@@ -14,7 +14,7 @@ from dropseg.labels import blend
 from ..imagefiles import image_file
 from ..plots import curves_figure
 from ..services import Services
-from ..store import StoreError
+from ..store import RunStore, StoreError
 from .common import check_variants, reports_errors
 
 __all__ = ["build", "timeline_curves", "timeline_frames"]
@@ -49,10 +49,7 @@ def timeline_frames(services: Services, run: str, variants: list[str], epoch: fl
         raise StoreError(f"run {run!r} tracks no validation images; train with --track IDS")
 
     photos = {image_id: store.photo(run, image_id) for image_id in tracked}
-    items = [
-        (image_file(blend(photos[i], store.label(run, i), OVERLAY_OPACITY)), f"ground truth · {i}")
-        for i in tracked
-    ]
+    items = [(_ground_truth_file(store, run, i), f"ground truth · {i}") for i in tracked]
     missing = []
     for variant in names:
         key = store.key(run, variant)
@@ -68,6 +65,12 @@ def timeline_frames(services: Services, run: str, variants: list[str], epoch: fl
     if missing:
         status += f"\n\n**Not finished at epoch {epoch}:** {', '.join(missing)}"
     return items, status
+
+
+@functools.lru_cache(maxsize=256)
+def _ground_truth_file(store: RunStore, run: str, image_id: str) -> str:
+    # The ground-truth row is the same at every epoch, so a slider step renders it only once.
+    return image_file(blend(store.photo(run, image_id), store.label(run, image_id), OVERLAY_OPACITY))
 
 
 def timeline_curves(services: Services, run: str, variants: list[str], epoch: float) -> tuple[Figure, str]:
