@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up dropseg, train five variants of the cpu preset, cut to 12 epochs, in the background
-# (about 9 minutes on two idle cores) and start the explorer at once. The explorer shows each epoch as it finishes.
+# (about 8 minutes on two idle cores) and start the explorer at once. The explorer shows each epoch as it finishes.
 # Usage: bash demo.sh [explorer options such as --port 7861]
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -142,8 +142,12 @@ def build_app(services: Services) -> gr.Blocks:
             ranked_parts["epoch"],
             banner,
         ]
-        run_box.change(select_run, run_box, choice_outputs, api_visibility="private")
-        app.load(select_run, run_box, choice_outputs, api_visibility="private")
+        selected = run_box.change(select_run, run_box, choice_outputs, api_visibility="private")
+        loaded = app.load(select_run, run_box, choice_outputs, api_visibility="private")
+        timeline_inputs = [run_box, timeline_parts["variants"], timeline_parts["epoch"]]
+        for event in (selected, loaded):
+            for render, outputs in timeline_parts["refresh"]:
+                event.then(render, timeline_inputs, outputs, api_visibility="private")
 
         def rescan(run: str | None) -> tuple:
             """Refresh the run list and the epoch choices, keeping the user's selections."""
