@@ -61,9 +61,9 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _count_or(word: str):
-    """Parse a positive count, or ``word`` for "no limit" (stored as null)."""
+    """Return an argparse type that reads a whole number, or ``word`` as :data:`UNSET` (no limit)."""
 
-    def parse(text: str) -> int | str:
+    def parse(text: str) -> int | object:
         if text == word:
             return UNSET
         try:

@@ -22,9 +22,9 @@ from .presets import preset_defaults
 __all__ = ["UNSET", "ConfigError", "ExecutionConfig", "StudyConfig", "config_differences", "resolve_study"]
 
 
-# An override that sets an optional setting to None ("no cap", "full size"); a plain None
-# override means "keep the preset's value".
-UNSET = "unset"
+# An override value that sets an optional setting to None ("no cap", "full size"). A plain None
+# override keeps the preset's value instead.
+UNSET = object()
 
 
 class ConfigError(ValueError):
@@ -108,7 +108,7 @@ def resolve_study(preset: str, overrides: dict[str, Any]) -> StudyConfig:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     settings.update(
-        {key: None if value == UNSET else value for key, value in overrides.items() if value is not None}
+        {key: None if value is UNSET else value for key, value in overrides.items() if value is not None}
     )
     if settings["track"] is not None:
         settings["track"] = tuple(settings["track"])
